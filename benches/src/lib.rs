@@ -1,0 +1,1 @@
+//! Criterion benchmarks for the nim-rs crates; run them with `cargo bench`.

@@ -1,0 +1,7 @@
+//! Runnable programs that compose the nim-rs crates.
+//!
+//! Every program is a Cargo `[[example]]` of this package, so `cargo run --example NAME`
+//! works from the workspace root:
+//!
+//! - `crdgen`: prints the four NIM Operator CRDs as multi-document YAML;
+//! - `lint`: checks NIM manifests (`cargo run --example lint -- FILE...`).
