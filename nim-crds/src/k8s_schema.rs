@@ -63,8 +63,6 @@ fn under(prefix: &str, markers: Vec<Marker>) -> Vec<Marker> {
 enum Patch {
     /// `x-kubernetes-list-type: atomic`.
     AtomicList,
-    /// `x-kubernetes-list-type: set`.
-    SetList,
     /// `x-kubernetes-list-type: map` with these keys.
     MapList(&'static [&'static str]),
     /// `x-kubernetes-map-type: atomic` on a struct.
@@ -174,9 +172,6 @@ fn patch_node(node: &mut Map<String, Value>, patch: &Patch) {
     match patch {
         Patch::AtomicList => {
             node.insert("x-kubernetes-list-type".to_owned(), json!("atomic"));
-        }
-        Patch::SetList => {
-            node.insert("x-kubernetes-list-type".to_owned(), json!("set"));
         }
         Patch::MapList(keys) => {
             node.insert("x-kubernetes-list-type".to_owned(), json!("map"));
@@ -428,7 +423,7 @@ pub(crate) fn env_vars(generator: &mut SchemaGenerator) -> Schema {
 
 /// `[]corev1.Toleration`.
 pub(crate) fn tolerations(generator: &mut SchemaGenerator) -> Schema {
-    list_of::<Toleration>(generator, &Vec::new())
+    list_of::<Toleration>(generator, &[])
 }
 
 /// `corev1.Affinity`.
@@ -448,7 +443,7 @@ pub(crate) fn probe(generator: &mut SchemaGenerator) -> Schema {
 
 /// `[]corev1.ContainerPort`.
 pub(crate) fn container_ports(generator: &mut SchemaGenerator) -> Schema {
-    list_of::<ContainerPort>(generator, &vec![at("protocol", Patch::Default(tcp))])
+    list_of::<ContainerPort>(generator, &[at("protocol", Patch::Default(tcp))])
 }
 
 /// `corev1.ConfigMapKeySelector`.

@@ -10,8 +10,8 @@
 //!   a field is a plain value with a serde default, which schemars would leave out of
 //!   `required`; [`require`] puts it back;
 //! - `resource.Quantity` and `intstr.IntOrString` carry an `anyOf` of integer and string (and
-//!   Quantity a pattern) in controller-gen output; [`quantity`] and [`int_or_string`] write
-//!   those schemas, and [`crate::k8s_schema`] applies them inside embedded core types.
+//!   Quantity a pattern) in controller-gen output; [`quantity`] writes
+//!   those schemas for our fields, [`crate::k8s_schema`] inside embedded core types.
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 use serde_json::{Map, Value};
@@ -43,14 +43,6 @@ pub(crate) fn quantity_map(generator: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "additionalProperties": value,
-    })
-}
-
-/// Schema of an `intstr.IntOrString` as controller-gen writes it.
-pub(crate) fn int_or_string(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "anyOf": [{"type": "integer"}, {"type": "string"}],
-        "x-kubernetes-int-or-string": true,
     })
 }
 
@@ -209,12 +201,13 @@ fn normalize_object(object: &mut Map<String, Value>) {
         branches.retain(|b| {
             b.get("type").is_none_or(|t| t != "null") || b.as_object().is_none_or(|o| o.len() != 1)
         });
-        if branches.len() != before && branches.len() == 1 {
-            if let Some(Value::Object(inner)) = branches.pop() {
-                object.remove("anyOf");
-                for (key, value) in inner {
-                    object.entry(key).or_insert(value);
-                }
+        if branches.len() != before
+            && branches.len() == 1
+            && let Some(Value::Object(inner)) = branches.pop()
+        {
+            object.remove("anyOf");
+            for (key, value) in inner {
+                object.entry(key).or_insert(value);
             }
         }
     }
@@ -260,7 +253,7 @@ mod tests {
 
     #[test]
     fn int_or_string_anyof_is_kept() {
-        let mut schema = int_or_string(&mut SchemaGenerator::default());
+        let mut schema = quantity(&mut SchemaGenerator::default());
         let before = schema.clone();
         normalize(&mut schema);
         assert_eq!(schema, before);
