@@ -41,6 +41,12 @@ pub struct Diagnostic {
     pub code: String,
     /// What is wrong and what to do instead.
     pub message: String,
+    /// 1-based line in the source file, when known (YAML syntax errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column in the source file, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 impl Diagnostic {
@@ -55,6 +61,8 @@ impl Diagnostic {
             path: path.into(),
             code: code.into(),
             message: message.into(),
+            line: None,
+            column: None,
         }
     }
 
@@ -69,7 +77,17 @@ impl Diagnostic {
             path: path.into(),
             code: code.into(),
             message: message.into(),
+            line: None,
+            column: None,
         }
+    }
+
+    /// The same diagnostic placed at a line and column of the source file.
+    #[must_use]
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
     }
 
     /// Whether this is an error.
