@@ -40,6 +40,7 @@
 //!
 //! [NVIDIA NIM Operator]: https://github.com/NVIDIA/k8s-nim-operator
 
+pub mod builders;
 pub mod common;
 pub mod crd;
 pub mod defaults;
@@ -47,12 +48,16 @@ pub mod diagnostic;
 pub mod dra;
 pub mod error;
 mod k8s_schema;
+pub mod lint;
 pub mod nimbuild;
 pub mod nimcache;
 pub mod nimpipeline;
 pub mod nimservice;
+pub mod quantity;
 mod schema;
+pub mod schema_check;
 pub mod status;
+pub mod validate;
 
 pub use common::*;
 pub use crd::crds;
@@ -64,3 +69,4 @@ pub use nimcache::*;
 pub use nimpipeline::*;
 pub use nimservice::*;
 pub use status::{NIMBuildState, NIMCacheState, NIMPipelineState, NIMServiceState};
+pub use validate::Validate;
