@@ -6,8 +6,8 @@
 //! operator's published ones (operator `main` at f63f74d, the 3.1 line).
 //!
 //! Beyond the types, the crate checks manifests before they reach a cluster:
-//! [`validate`](crate::validate) evaluates the CRDs' CEL rules and the rules the operator
-//! enforces only in its webhook, and [`lint`](crate::lint) reads multi-document YAML and reports
+//! [`validate`] evaluates the CRDs' CEL rules and the rules the operator
+//! enforces only in its webhook, and [`lint`] reads multi-document YAML and reports
 //! the mistakes that cost NIM deployments days.
 //!
 //! ```

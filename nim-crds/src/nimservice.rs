@@ -26,7 +26,7 @@ pub(crate) const DRA_IMMUTABLE_MESSAGE: &str = "spec.draResources is immutable";
 /// Spec of a NIMService.
 ///
 /// The same spec appears inside a NIMPipeline. The `spec.draResources` immutability rule sits
-/// on the NIMService root only; [`crate::schema`] removes it from the pipeline's copy.
+/// on the NIMService root only; the pipeline's copy of the schema leaves it out.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "apps.nvidia.com",

@@ -497,21 +497,13 @@ pub(crate) fn nimservice_rules(spec: &NIMServiceSpec, base: &str, out: &mut Vec<
             "metrics.enabled needs a serviceMonitor (operator webhook)",
         ));
     }
-    if scale_enabled(spec) {
-        if spec.scale.as_ref().and_then(|s| s.hpa.as_ref()).is_none() {
-            out.push(Diagnostic::error(
-                at("scale.hpa"),
-                "scale-requires-hpa",
-                "scale.enabled needs scale.hpa with at least maxReplicas (operator webhook)",
-            ));
-        }
-        if spec.replicas.is_some() {
-            out.push(Diagnostic::error(
-                at("replicas"),
-                "replicas-with-autoscaling",
-                "remove spec.replicas: the HPA owns the replica count when scale.enabled is true",
-            ));
-        }
+    // `replicas` with autoscaling is reported by the CRD's CEL rule on `spec`.
+    if scale_enabled(spec) && spec.scale.as_ref().and_then(|s| s.hpa.as_ref()).is_none() {
+        out.push(Diagnostic::error(
+            at("scale.hpa"),
+            "scale-requires-hpa",
+            "scale.enabled needs scale.hpa with at least maxReplicas (operator webhook)",
+        ));
     }
     if let Some(hpa) = spec.scale.as_ref().and_then(|s| s.hpa.as_ref())
         && hpa.max_replicas < hpa.min_replicas.unwrap_or(1)
