@@ -768,25 +768,7 @@ fn check_object<'a>(
             }
         }
     }
-    let count = u64::try_from(map.len()).unwrap_or(u64::MAX);
-    if let Some(min) = schema.get("minProperties").and_then(Value::as_u64)
-        && count < min
-    {
-        out.push(Diagnostic::error(
-            at,
-            code::MIN_PROPERTIES,
-            format!("has {count} fields; at least {min} are required"),
-        ));
-    }
-    if let Some(max) = schema.get("maxProperties").and_then(Value::as_u64)
-        && count > max
-    {
-        out.push(Diagnostic::error(
-            at,
-            code::MAX_PROPERTIES,
-            format!("has {count} fields; at most {max} are allowed"),
-        ));
-    }
+    check_count(schema, map.len(), "Properties", "fields", at, out);
 
     let additional = schema.get("additionalProperties");
     let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
@@ -850,6 +832,41 @@ fn check_object<'a>(
                 }
             }
         }
+    }
+}
+
+/// `min<what>` / `max<what>` (`Items` or `Properties`) on a collection of `len` `noun`.
+fn check_count(
+    schema: &Object,
+    len: usize,
+    what: &str,
+    noun: &str,
+    at: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let count = u64::try_from(len).unwrap_or(u64::MAX);
+    let (min_code, max_code) = if what == "Items" {
+        (code::MIN_ITEMS, code::MAX_ITEMS)
+    } else {
+        (code::MIN_PROPERTIES, code::MAX_PROPERTIES)
+    };
+    if let Some(min) = schema.get(&format!("min{what}")).and_then(Value::as_u64)
+        && count < min
+    {
+        out.push(Diagnostic::error(
+            at,
+            min_code,
+            format!("has {count} {noun}; at least {min} are required"),
+        ));
+    }
+    if let Some(max) = schema.get(&format!("max{what}")).and_then(Value::as_u64)
+        && count > max
+    {
+        out.push(Diagnostic::error(
+            at,
+            max_code,
+            format!("has {count} {noun}; at most {max} are allowed"),
+        ));
     }
 }
 
@@ -1037,25 +1054,7 @@ fn check_array<'a>(
     depth: usize,
     out: &mut Vec<Diagnostic>,
 ) {
-    let count = u64::try_from(items.len()).unwrap_or(u64::MAX);
-    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-        && count < min
-    {
-        out.push(Diagnostic::error(
-            at,
-            code::MIN_ITEMS,
-            format!("has {count} entries; at least {min} are required"),
-        ));
-    }
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-        && count > max
-    {
-        out.push(Diagnostic::error(
-            at,
-            code::MAX_ITEMS,
-            format!("has {count} entries; at most {max} are allowed"),
-        ));
-    }
+    check_count(schema, items.len(), "Items", "entries", at, out);
     let item_schema = schema.get("items").filter(|s| s.is_object());
     let uniqueness = match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
         Some("set") => Some(Uniqueness::Set),
