@@ -338,11 +338,7 @@ fn lint_document(value: &Value) -> (DocumentReport, Parsed) {
         Ok(rules) => {
             for d in rules {
                 // Schema diagnostics of the typed object repeat those of the document.
-                if !doc
-                    .diagnostics
-                    .iter()
-                    .any(|e| e.path == d.path && e.code == d.code)
-                {
+                if !doc.diagnostics.contains(&d) {
                     doc.diagnostics.push(d);
                 }
             }
@@ -577,7 +573,7 @@ fn nimcache_lints(cache: &NIMCache, out: &mut Vec<Diagnostic>) {
     if let Some(ngc) = &cache.spec.source.ngc {
         match image_tag(&ngc.model_puller) {
             (_, Some(tag)) => image_tag_lint(tag, "spec.source.ngc.modelPuller", out),
-            (_, None) if !ngc.model_puller.is_empty() => out.push(Diagnostic::warning(
+            (_, None) if !ngc.model_puller.is_empty() && !ngc.model_puller.contains('@') => out.push(Diagnostic::warning(
                 "spec.source.ngc.modelPuller",
                 "image-tag-latest",
                 "modelPuller has no tag, so `latest` is pulled: pin the NIM release the NIMService will run",
@@ -666,18 +662,19 @@ fn startup_probe_lint(spec: &NIMServiceSpec, base: &str, out: &mut Vec<Diagnosti
     let Some(probe) = &startup.probe else {
         return;
     };
-    // Kubernetes defaults: failureThreshold 3, periodSeconds 10.
+    // Kubernetes defaults: initialDelaySeconds 0, failureThreshold 3, periodSeconds 10.
+    let delay = i64::from(probe.initial_delay_seconds.unwrap_or(0));
     let failures = i64::from(probe.failure_threshold.unwrap_or(3));
     let period = i64::from(probe.period_seconds.unwrap_or(10));
-    let budget = failures * period;
+    let budget = delay + failures * period;
     if budget < defaults::MIN_STARTUP_SECONDS {
         out.push(Diagnostic::warning(
             at,
             "startup-probe-too-short",
             format!(
-                "the startup probe allows {budget} s (failureThreshold {failures} x periodSeconds {period}) to load the \
-                 model; large NIMs need 15 minutes or more to load or build engines. The operator's default is \
-                 {} x {} s",
+                "the startup probe allows {budget} s (initialDelaySeconds {delay} + failureThreshold {failures} x \
+                 periodSeconds {period}) to load the model; large NIMs need 15 minutes or more to load or build \
+                 engines. The operator's default is {} x {} s",
                 defaults::STARTUP_PROBE.failure_threshold,
                 defaults::STARTUP_PROBE.period_seconds
             ),

@@ -23,7 +23,7 @@
 //! service.spec.scale = Some(nim_crds::Autoscaling { enabled: Some(true), ..Default::default() });
 //!
 //! let codes: Vec<_> = service.validate().into_iter().map(|d| d.code).collect();
-//! // The CEL rule on spec and the webhook both reject replicas with autoscaling,
+//! // The CEL rule on spec rejects replicas with autoscaling,
 //! // and the webhook wants an `hpa` when autoscaling is enabled.
 //! assert!(codes.contains(&"cel-rule".to_owned()));
 //! assert!(codes.contains(&"scale-requires-hpa".to_owned()));
@@ -349,6 +349,14 @@ fn pvc_rules(pvc: &PersistentVolumeClaim, base: &str, out: &mut Vec<Diagnostic>)
             ),
         ));
     }
+    if pvc.create == Some(true) && !nonempty(&pvc.volume_access_mode) {
+        out.push(Diagnostic::error(
+            path::field(base, "volumeAccessMode"),
+            "pvc-access-mode-required",
+            "a PVC the operator creates needs volumeAccessMode: the operator passes it through, and Kubernetes \
+             rejects a PVC without an access mode",
+        ));
+    }
     if pvc.create == Some(true) && !nonempty(&pvc.size) {
         out.push(Diagnostic::error(
             path::field(base, "size"),
@@ -399,19 +407,17 @@ fn proxy_rules(proxy: &ProxySpec, base: &str, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// One `noProxy` entry as the operator's webhook accepts it: a hostname (optionally with a
+/// leading dot), IPv4 with an optional port, a bracketed IPv6 address with an optional port, or
+/// a CIDR (IPv4, or bracketed IPv6). Wildcards, bare IPv6 addresses and host names with ports
+/// are rejected by the webhook.
 fn no_proxy_token_ok(token: &str) -> bool {
-    if token == "*" {
-        return true;
-    }
     if let Some((ip, bits)) = token.split_once('/') {
-        return match (ip.parse::<IpAddr>(), bits.parse::<u8>()) {
-            (Ok(IpAddr::V4(_)), Ok(bits)) => bits <= 32,
-            (Ok(IpAddr::V6(_)), Ok(bits)) => bits <= 128,
-            _ => false,
-        };
-    }
-    if token.parse::<IpAddr>().is_ok() {
-        return true;
+        let bits = bits.parse::<u8>();
+        if let Some(inner) = ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+            return inner.parse::<Ipv6Addr>().is_ok() && bits.is_ok_and(|b| b <= 128);
+        }
+        return ip.parse::<Ipv4Addr>().is_ok() && bits.is_ok_and(|b| b <= 32);
     }
     if let Some(rest) = token.strip_prefix('[') {
         return match rest.split_once(']') {
@@ -422,11 +428,10 @@ fn no_proxy_token_ok(token: &str) -> bool {
             None => false,
         };
     }
-    if let Some((host, port)) = token.rsplit_once(':') {
-        return host.parse::<Ipv4Addr>().is_ok() && port_ok(Some(port))
-            || hostname_ok(host) && port_ok(Some(port));
+    if let Some((ip, port)) = token.rsplit_once(':') {
+        return ip.parse::<Ipv4Addr>().is_ok() && port_ok(Some(port));
     }
-    hostname_ok(token)
+    token.parse::<Ipv4Addr>().is_ok() || hostname_ok(token)
 }
 
 fn port_ok(port: Option<&str>) -> bool {
@@ -435,10 +440,7 @@ fn port_ok(port: Option<&str>) -> bool {
 }
 
 fn hostname_ok(host: &str) -> bool {
-    let host = host
-        .strip_prefix("*.")
-        .or_else(|| host.strip_prefix('.'))
-        .unwrap_or(host);
+    let host = host.strip_prefix('.').unwrap_or(host);
     !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
@@ -518,11 +520,12 @@ pub(crate) fn nimservice_rules(spec: &NIMServiceSpec, base: &str, out: &mut Vec<
             ),
         ));
     }
+    // The webhook rejects the list as soon as it is present, even empty.
     if spec
         .resources
         .as_ref()
         .and_then(|r| r.claims.as_ref())
-        .is_some_and(|c| !c.is_empty())
+        .is_some()
     {
         out.push(Diagnostic::error(
             at("resources.claims"),
@@ -555,7 +558,10 @@ pub(crate) fn nimservice_rules(spec: &NIMServiceSpec, base: &str, out: &mut Vec<
                 ("scale.enabled", scale_enabled(spec)),
                 (
                     "expose.ingress",
-                    expose.is_some_and(|e| e.ingress.is_some()),
+                    expose
+                        .and_then(|e| e.ingress.as_ref())
+                        .and_then(|i| i.enabled)
+                        == Some(true),
                 ),
                 (
                     "expose.router.ingress",
@@ -675,7 +681,7 @@ fn expose_rules(spec: &NIMServiceSpec, base: &str, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if expose.ingress.is_some() {
+    if expose.ingress.as_ref().and_then(|i| i.enabled) == Some(true) {
         out.push(Diagnostic::warning(
             format!("{base}.expose.ingress"),
             "deprecated-expose-ingress",
@@ -906,22 +912,22 @@ mod tests {
         for ok in [
             "localhost",
             ".svc.cluster.local",
-            "*.example.com",
             "10.0.0.1",
             "10.0.0.1:8080",
             "10.0.0.0/8",
             "[::1]:443",
-            "::1",
-            "fd00::/8",
-            "*",
+            "[2001:db8::]/32",
         ] {
             assert!(no_proxy_token_ok(ok), "{ok} should be accepted");
         }
+        // The webhook rejects wildcards, host names with ports and bare IPv6 addresses.
         for bad in [
             "http://proxy",
             "10.0.0.0/33",
             "[::1",
-            "host:port",
+            "*.example.com",
+            "registry.corp:5000",
+            "::1",
             "-bad-.com",
             "a b",
         ] {
