@@ -728,6 +728,15 @@ impl NIMService {
         self
     }
 
+    /// `spec.expose.router`, created empty when absent.
+    fn router_mut(&mut self) -> &mut crate::Router {
+        self.spec
+            .expose
+            .get_or_insert_with(Default::default)
+            .router
+            .get_or_insert_with(Default::default)
+    }
+
     /// Routes `<name>.<namespace>.<host_domain_name>` through the Gateway API gateway
     /// `gateway_namespace/gateway_name` (an HTTPRoute by default). Replaces a router ingress,
     /// which the CRD forbids together with a gateway.
@@ -738,12 +747,7 @@ impl NIMService {
         gateway_namespace: impl Into<String>,
         gateway_name: impl Into<String>,
     ) -> Self {
-        let router = self
-            .spec
-            .expose
-            .get_or_insert_with(Default::default)
-            .router
-            .get_or_insert_with(Default::default);
+        let router = self.router_mut();
         router.host_domain_name = Some(host_domain_name.into());
         router.gateway = Some(Gateway {
             namespace: gateway_namespace.into(),
@@ -763,12 +767,7 @@ impl NIMService {
         host_domain_name: impl Into<String>,
         ingress_class: impl Into<String>,
     ) -> Self {
-        let router = self
-            .spec
-            .expose
-            .get_or_insert_with(Default::default)
-            .router
-            .get_or_insert_with(Default::default);
+        let router = self.router_mut();
         router.host_domain_name = Some(host_domain_name.into());
         router.ingress = Some(RouterIngress {
             ingress_class: ingress_class.into(),
