@@ -43,6 +43,7 @@
 pub mod builders;
 pub mod common;
 pub mod crd;
+pub mod defaulting;
 pub mod defaults;
 pub mod diagnostic;
 pub mod dra;
