@@ -108,6 +108,17 @@ pub fn kind_of(doc: &Value) -> &str {
 /// The object as this case's namespace would hold it: namespace set, server fields cleared.
 pub fn in_namespace(doc: &Value, namespace: &str) -> DynamicObject {
     let mut doc = doc.clone();
+    if let Some(metadata) = doc["metadata"].as_object_mut() {
+        for field in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            metadata.remove(field);
+        }
+    }
     doc["metadata"]["namespace"] = Value::String(namespace.to_owned());
     serde_json::from_value(doc).expect("a document with apiVersion, kind and metadata")
 }
