@@ -397,3 +397,60 @@ fn remove_orphaned_dirs() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfig_names_the_server_and_the_client_certificate() {
+        let yaml = kubeconfig_yaml("https://127.0.0.1:6443", Path::new("/run/x"));
+        let parsed = Kubeconfig::from_yaml(&yaml).expect("a kubeconfig kube reads");
+        let cluster = parsed.clusters[0].cluster.as_ref().expect("cluster");
+        assert_eq!(cluster.server.as_deref(), Some("https://127.0.0.1:6443"));
+        assert_eq!(
+            cluster.certificate_authority.as_deref(),
+            Some("/run/x/ca.crt")
+        );
+        let user = parsed.auth_infos[0].auth_info.as_ref().expect("user");
+        assert_eq!(user.client_certificate.as_deref(), Some("/run/x/admin.crt"));
+        assert_eq!(parsed.current_context.as_deref(), Some("nim-envtest"));
+    }
+
+    #[test]
+    fn free_ports_are_distinct() {
+        let [a, b, c] = free_ports(Path::new(".")).expect("loopback ports");
+        assert!(a != b && b != c && a != c && a > 0);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn orphaned_dirs_of_dead_owners_are_removed() {
+        let dead = tempfile::Builder::new()
+            .prefix(DIR_PREFIX)
+            .tempdir()
+            .expect("dir");
+        let live = tempfile::Builder::new()
+            .prefix(DIR_PREFIX)
+            .tempdir()
+            .expect("dir");
+        // pid_max is at most 2^22 on Linux, so this pid never exists.
+        fs::write(dead.path().join(OWNER_FILE), "99999999").expect("write");
+        fs::write(live.path().join(OWNER_FILE), std::process::id().to_string()).expect("write");
+        remove_orphaned_dirs();
+        assert!(!dead.path().exists(), "a dead owner's directory is removed");
+        assert!(live.path().exists(), "a live owner's directory is kept");
+    }
+
+    #[test]
+    fn default_cache_is_the_workspace_envtest_dir() {
+        let options = Options::default();
+        assert!(
+            options
+                .installer
+                .cache_dir()
+                .ends_with("nim-envtest/../.envtest")
+        );
+        assert_eq!(options.startup_timeout, Duration::from_secs(60));
+    }
+}
