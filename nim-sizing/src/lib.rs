@@ -7,7 +7,9 @@
 //! PVC size, cold start, placement and autoscaling thresholds, with units kept as newtypes so
 //! that GB and GiB never mix.
 
+pub mod autoscale;
 pub mod error;
+pub mod storage;
 pub mod units;
 
 pub use error::{Error, Result};
