@@ -8,6 +8,7 @@
 //! that GB and GiB never mix.
 
 pub mod autoscale;
+pub mod engine;
 pub mod error;
 pub mod storage;
 pub mod units;
