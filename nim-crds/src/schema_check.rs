@@ -98,6 +98,12 @@ pub fn check(schema: &Value, value: &Value) -> Vec<Diagnostic> {
 ///
 /// With an empty `path`, this is [`check`].
 pub fn check_at(schema: &Value, value: &Value, path: &str) -> Vec<Diagnostic> {
+    // The API server drops `null`s that are neither nullable nor defaulted, and fills in
+    // defaults (a defaulted `null` included), before it validates
+    // (`PruneNonNullableNullsWithoutDefaults`, then structural defaulting): check what it checks.
+    let mut value = value.clone();
+    crate::defaulting::apply_schema_defaults(schema, &mut value);
+    let value = &value;
     let mut out = Vec::new();
     let ctx = Ctx {
         field: None,
@@ -1817,16 +1823,28 @@ spec:
             },
         });
         assert_eq!(check(&schema, &json!({"b": null})), []);
+        // A non-nullable `null` field is dropped as the API server drops it; list entries stay.
         let found = check(&schema, &json!({"a": null, "c": [1, null]}));
-        assert_eq!(
-            codes(&found),
-            [("a", code::TYPE_MISMATCH), ("c[1]", code::TYPE_MISMATCH)]
-        );
+        assert_eq!(codes(&found), [("c[1]", code::TYPE_MISMATCH)]);
         assert!(
             found[0]
                 .message
-                .starts_with("null is not allowed here (expected a string)")
+                .starts_with("null is not allowed here (expected an integer)"),
+            "{}",
+            found[0].message
         );
+        // Dropped, a required field is missing; with a default, it takes the default.
+        let required = json!({
+            "type": "object",
+            "required": ["a", "d"],
+            "properties": {
+                "a": {"type": "string"},
+                "d": {"type": "integer", "default": 1, "minimum": 1},
+            },
+        });
+        let found = check(&required, &json!({"a": null, "d": null}));
+        assert_eq!(codes(&found), [("", code::REQUIRED)]);
+        assert_eq!(found[0].message, "missing required field `a`");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::exit)]
 
 mod cel;
+mod corpus;
 mod crds;
 mod objects;
 mod status;
@@ -44,6 +45,7 @@ fn cases() -> Vec<Case> {
         case!(cel::transition_rules_reject_updates),
         case!(status::status_subresource),
         case!(watch::watcher_sees_events_in_order),
+        case!(corpus::validate_agrees_with_the_server),
     ]
 }
 
