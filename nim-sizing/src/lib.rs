@@ -10,8 +10,10 @@
 pub mod autoscale;
 pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod storage;
 pub mod units;
 
 pub use error::{Error, Result};
+pub use gpu::{ComputeCapability, GpuCatalog, GpuSpec, Interconnect};
 pub use units::{Bytes, BytesPerSecond, Seconds, Tflops, Tokens};
