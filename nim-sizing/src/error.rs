@@ -22,6 +22,24 @@ pub enum Error {
         /// The closest known names, best first.
         suggestions: Vec<String>,
     },
+    /// A model file (`config.json`, a safetensors file or index) could not be read.
+    #[error("cannot read {}: {message}", path.display())]
+    ModelFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        message: String,
+    },
+    /// A safetensors file or index is malformed or truncated.
+    #[error("{}: {message} (at byte {offset})", path.display())]
+    Safetensors {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Byte offset in the file where the problem was found.
+        offset: u64,
+        /// What was wrong.
+        message: String,
+    },
     // -- input --
     /// A value is out of range or malformed.
     #[error("{field}: {message}")]
