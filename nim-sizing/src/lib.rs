@@ -11,6 +11,7 @@ pub mod autoscale;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod memory;
 pub mod model;
 pub mod precision;
 pub mod safetensors;
@@ -19,6 +20,7 @@ pub mod units;
 
 pub use error::{Error, Result};
 pub use gpu::{ComputeCapability, GpuCatalog, GpuSpec, Interconnect};
+pub use memory::{MemoryPlan, Sizing};
 pub use model::{CatalogModel, ModelArch, ModelCatalog, ParamBreakdown, SlidingWindow};
 pub use precision::{KvDtype, Precision, WeightBytes, weight_bytes, weight_bytes_per_gpu};
 pub use units::{Bytes, BytesPerSecond, Seconds, Tflops, Tokens};
