@@ -4,4 +4,6 @@
 //! works from the workspace root:
 //!
 //! - `crdgen`: prints the four NIM Operator CRDs as multi-document YAML;
-//! - `lint`: checks NIM manifests (`cargo run --example lint -- FILE...`).
+//! - `lint`: checks NIM manifests (`cargo run --example lint -- FILE...`);
+//! - `size`: sizes a deployment per GPU: weights, KV cache, concurrency, fit, throughput bounds
+//!   (`cargo run --example size -- --model NAME --gpus 2xH100 --json`).
