@@ -56,7 +56,7 @@ pub mod units;
 
 pub use error::{Error, Result};
 pub use gpu::{ComputeCapability, GpuCatalog, GpuSpec, Interconnect};
-pub use memory::{MemoryPlan, Sizing};
+pub use memory::{Fit, MemoryPlan, Sizing};
 pub use model::{CatalogModel, ModelArch, ModelCatalog, ParamBreakdown, SlidingWindow};
 pub use placement::{Placement, PlacementRequest};
 pub use precision::{KvDtype, Precision, WeightBytes, weight_bytes, weight_bytes_per_gpu};

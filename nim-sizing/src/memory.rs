@@ -465,6 +465,42 @@ pub struct MemoryPlan {
     pub fixes: Vec<String>,
 }
 
+/// The verdict of a [`MemoryPlan`], typed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fit {
+    /// The engine starts and holds this many requests of the context at once.
+    Fits {
+        /// [`MemoryPlan::max_concurrency`].
+        max_concurrency: f64,
+    },
+    /// It does not.
+    DoesNotFit {
+        /// Memory missing per GPU (zero when the GPU cannot run the precision at all).
+        shortfall: Bytes,
+        /// Why.
+        reasons: Vec<String>,
+        /// Changes that make it fit, each verified.
+        fixes: Vec<String>,
+    },
+}
+
+impl MemoryPlan {
+    /// The verdict as a [`Fit`].
+    pub fn verdict(&self) -> Fit {
+        if self.fits {
+            Fit::Fits {
+                max_concurrency: self.max_concurrency,
+            }
+        } else {
+            Fit::DoesNotFit {
+                shortfall: self.shortfall_bytes.unwrap_or(Bytes::ZERO),
+                reasons: self.reasons.clone(),
+                fixes: self.fixes.clone(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
