@@ -7,11 +7,26 @@
 //! manifests (v1 and v2) and human-readable profile names, reads the GPU inventory, and runs
 //! the profile-selection algorithm with an explanation for every profile, so that the choice
 //! NIM makes can be known before anything is deployed.
+//!
+//! The GPU inventory ([`inventory`]) comes from a short description (`2xH100-SXM-80GB:nvlink`),
+//! `nvidia-smi` output, GPU feature discovery node labels, or, with the cargo feature `nvml`,
+//! from the GPUs of this machine ([`nvml::detect`], which exists without the feature and then
+//! returns an error saying so).
 
 pub mod error;
 pub mod inventory;
+pub mod list_output;
+pub mod manifest;
+pub mod name;
+pub mod nvml;
+pub mod operator;
 pub mod profile;
+pub mod selection;
 
 pub use error::{Error, Result};
-pub use inventory::{GpuGroup, Inventory, MigSlice};
-pub use profile::{Engine, Profile, Qos};
+pub use inventory::{GpuGroup, Inventory, MigSlice, Topology};
+pub use list_output::{ListedGpu, ListedProfile, ProfileList};
+pub use manifest::{Manifest, ManifestVersion};
+pub use name::{LoraSpelling, ProfileName};
+pub use profile::{Engine, Profile, Qos, normalize_pci_id};
+pub use selection::{Decision, Selection, SelectionOptions, Verdict, select};
