@@ -12,6 +12,21 @@
 //! `nvidia-smi` output, GPU feature discovery node labels, or, with the cargo feature `nvml`,
 //! from the GPUs of this machine ([`nvml::detect`], which exists without the feature and then
 //! returns an error saying so).
+//!
+//! ```
+//! use nim_profiles::selection::{SelectionOptions, select};
+//! use nim_profiles::{Inventory, ProfileName};
+//!
+//! // Profile names in every form NIM has printed parse and format back.
+//! let name: ProfileName = "tensorrt_llm-h100_nvl-fp8-tp1-pp1-throughput".parse()?;
+//! assert_eq!(name.tp, Some(1));
+//! assert_eq!(name.to_string(), "tensorrt_llm-h100_nvl-fp8-tp1-pp1-throughput");
+//!
+//! // An empty manifest on two L40S behind vGPU: nothing to select, and it says so.
+//! let gpus: Inventory = "2xL40S:vgpu".parse()?;
+//! assert!(select(&[], &gpus, &SelectionOptions::default()).selected().is_none());
+//! # Ok::<(), nim_profiles::Error>(())
+//! ```
 
 pub mod error;
 pub mod inventory;
