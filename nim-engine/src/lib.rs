@@ -1,10 +1,12 @@
 //! # nim-engine
 //!
-//! The serving core below an inference server.
-//!
-//! This crate will hold a paged KV-cache manager (fixed-size blocks, copy-on-write forks,
-//! prefix caching), paged attention kernels with a CPU backend that is always available and a
-//! CUDA backend behind the `cuda` feature (kernels compiled at run time with NVRTC), weight
-//! loading from safetensors, and the scheduler metrics a NIM exposes.
-//!
-//! The crate is being built; this release only reserves its place in the workspace.
+//! The serving core below an inference server: a paged KV-cache manager (fixed-size blocks,
+//! copy-on-write forks, prefix caching), paged attention with a CPU backend that is always
+//! available (and a CUDA backend behind the `cuda` feature), weight loading from safetensors,
+//! and a continuous-batching scheduler with the metrics a NIM exposes.
+
+pub mod error;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use tensor::{DType, Storage, Tensor};
