@@ -5,5 +5,8 @@
 //!
 //! - `crdgen`: prints the four NIM Operator CRDs as multi-document YAML;
 //! - `lint`: checks NIM manifests (`cargo run --example lint -- FILE...`);
+//! - `profiles`: ranks a NIM manifest's profiles for a set of GPUs as NIM selects them, with the
+//!   reasons for each, or re-ranks a `list-model-profiles` output
+//!   (`cargo run --example profiles -- --manifest FILE --gpus 2xH100 --json`);
 //! - `size`: sizes a deployment per GPU: weights, KV cache, concurrency, fit, throughput bounds
 //!   (`cargo run --example size -- --model NAME --gpus 2xH100 --json`).
