@@ -7,6 +7,8 @@
 
 pub mod error;
 pub mod tensor;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use tensor::{DType, Storage, Tensor};
+pub use weights::SafetensorsFile;
