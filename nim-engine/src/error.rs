@@ -67,6 +67,9 @@ pub enum Error {
     /// The CUDA backend is not available (not built, no driver, no device).
     #[error("CUDA backend unavailable: {0}")]
     CudaUnavailable(String),
+    /// The metrics could not be rendered.
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 /// Result with [`Error`].

@@ -6,9 +6,17 @@
 //! and a continuous-batching scheduler with the metrics a NIM exposes.
 
 pub mod error;
+pub mod kv_cache;
+pub mod metrics;
+pub mod scheduler;
 pub mod tensor;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use kv_cache::{
+    Allocation, BlockHash, BlockId, BlockManager, CacheConfig, CopyOnWrite, PrefixCacheStats, SeqId,
+};
+pub use metrics::{MetricNames, Metrics};
+pub use scheduler::{ScheduledSeq, Scheduler, SchedulerConfig, SchedulerOutput};
 pub use tensor::{DType, Storage, Tensor};
 pub use weights::SafetensorsFile;
