@@ -5,9 +5,12 @@
 //! available (and a CUDA backend behind the `cuda` feature), weight loading from safetensors,
 //! and a continuous-batching scheduler with the metrics a NIM exposes.
 
+pub mod cpu;
 pub mod error;
 pub mod kv_cache;
+pub mod layout;
 pub mod metrics;
+pub mod reference;
 pub mod scheduler;
 pub mod tensor;
 pub mod weights;
@@ -16,6 +19,7 @@ pub use error::{Error, Result};
 pub use kv_cache::{
     Allocation, BlockHash, BlockId, BlockManager, CacheConfig, CopyOnWrite, PrefixCacheStats, SeqId,
 };
+pub use layout::{AttentionParams, KvLayout};
 pub use metrics::{MetricNames, Metrics};
 pub use scheduler::{ScheduledSeq, Scheduler, SchedulerConfig, SchedulerOutput};
 pub use tensor::{DType, Storage, Tensor};
