@@ -3,6 +3,8 @@
 //! Every program is a Cargo `[[example]]` of this package, so `cargo run --example NAME`
 //! works from the workspace root:
 //!
+//! - `attention`: paged decode attention on the CPU over a safetensors file
+//!   (`cargo run --release --example attention -- --input IN --output OUT [--threads N]`);
 //! - `crdgen`: prints the four NIM Operator CRDs as multi-document YAML;
 //! - `lint`: checks NIM manifests (`cargo run --example lint -- FILE...`);
 //! - `profiles`: ranks a NIM manifest's profiles for a set of GPUs as NIM selects them, with the
