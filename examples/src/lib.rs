@@ -7,6 +7,10 @@
 //!   (`cargo run --release --example attention -- --input IN --output OUT [--threads N]`);
 //! - `crdgen`: prints the four NIM Operator CRDs as multi-document YAML;
 //! - `lint`: checks NIM manifests (`cargo run --example lint -- FILE...`);
+//! - `plan`: plans a deployment end to end: the profile NIM selects (from `--manifest`, or
+//!   derived from the catalogs), memory per GPU, the NIMCache and cold start, placement,
+//!   autoscaling, and NIMCache, NIMService and KEDA ScaledObject manifests that lint clean
+//!   (`cargo run --release --example plan -- --model NAME --gpus 2xH100-SXM-80GB:nvlink --json`);
 //! - `profiles`: ranks a NIM manifest's profiles for a set of GPUs as NIM selects them, with the
 //!   reasons for each, or re-ranks a `list-model-profiles` output
 //!   (`cargo run --example profiles -- --manifest FILE --gpus 2xH100 --json`);
