@@ -13,7 +13,9 @@ async fn readme_example() -> nim_client::Result<()> {
     let base_url = server.url.clone();
 
     let client = Client::new(ClientConfig::new(base_url).max_retries(3))?;
-    client.wait_until_ready(std::time::Duration::from_secs(60)).await?;
+    client
+        .wait_until_ready(std::time::Duration::from_secs(60))
+        .await?;
     let request = ChatCompletionRequest::new(
         "meta/llama-3.1-8b-instruct",
         vec![ChatMessage::user("Write a haiku about GPUs.")],
