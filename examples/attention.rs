@@ -1,8 +1,16 @@
-//! Paged decode attention on the CPU over tensors read from a safetensors file.
+//! Paged decode attention on the CPU or a CUDA GPU over tensors read from a safetensors file.
 //!
 //! ```sh
 //! cargo run --release --example attention -- --input IN.safetensors --output OUT.safetensors [--threads N]
+//! # On an NVIDIA GPU (the `cuda` feature; no CUDA toolkit needed to build):
+//! cargo run --release --example attention --features cuda -- --device cuda --input IN.safetensors --output OUT.safetensors
 //! ```
+//!
+//! `--device cpu` (the default) runs `nim_engine::cpu::paged_decode` on `--threads` threads (all
+//! cores by default); `--device cuda` runs `nim_engine::cuda::CudaBackend::paged_decode` on GPU 0
+//! and exits 1 with the backend's reason when there is none (no driver, no NVRTC, or a build
+//! without the `cuda` feature). `nim-engine/tests/sdpa_check.py` compares an output with
+//! PyTorch's `scaled_dot_product_attention`.
 //!
 //! The input holds (layout of `nim_engine::layout`):
 //!
@@ -16,21 +24,30 @@
 //!
 //! and in its `__metadata__`: `scale` (required), `sliding_window` and `soft_cap` (optional).
 //! The output holds `out`, with q's dtype and shape. Exit status: 0 on success, 1 when the
-//! computation rejects the input (shapes, block ids, ...), 2 on bad usage or an unreadable
-//! file; every message names the tensor, key or flag.
+//! computation rejects the input (shapes, block ids, ...) or the CUDA backend is unavailable,
+//! 2 on bad usage or an unreadable file; every message names the tensor, key or flag.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 
+use nim_engine::cuda::CudaBackend;
 use nim_engine::weights::{self, SafetensorsFile};
 use nim_engine::{AttentionParams, Error};
 
-const USAGE: &str =
-    "usage: attention --input IN.safetensors --output OUT.safetensors [--threads N]";
+const USAGE: &str = "usage: attention --input IN.safetensors --output OUT.safetensors \
+                     [--device cpu|cuda] [--threads N]";
+
+/// Where the attention runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Device {
+    Cpu,
+    Cuda,
+}
 
 struct Args {
     input: String,
     output: String,
+    device: Device,
     threads: Option<usize>,
 }
 
@@ -38,6 +55,7 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut input = None;
     let mut output = None;
     let mut threads = None;
+    let mut device = Device::Cpu;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -56,6 +74,13 @@ fn parse_args() -> Result<Option<Args>, String> {
             "-h" | "--help" => return Ok(None),
             "--input" => input = Some(value("--input")?),
             "--output" => output = Some(value("--output")?),
+            "--device" => {
+                device = match value("--device")?.as_str() {
+                    "cpu" => Device::Cpu,
+                    "cuda" => Device::Cuda,
+                    other => return Err(format!("--device: {other:?} is neither cpu nor cuda")),
+                }
+            }
             "--threads" => {
                 let text = value("--threads")?;
                 let n: usize = text
@@ -68,9 +93,13 @@ fn parse_args() -> Result<Option<Args>, String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    if device == Device::Cuda && threads.is_some() {
+        return Err("--threads applies to --device cpu only".to_owned());
+    }
     Ok(Some(Args {
         input: input.ok_or("--input is required")?,
         output: output.ok_or("--output is required")?,
+        device,
         threads,
     }))
 }
@@ -144,13 +173,26 @@ fn run(args: &Args) -> Result<(), Failure> {
             &params,
         )
     };
-    let out = match args.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
+    let out = match (args.device, args.threads) {
+        (Device::Cuda, _) => {
+            // No GPU, no driver, no NVRTC or no `cuda` feature: the backend says which.
+            let gpu = CudaBackend::new(0).map_err(|e| Failure::Compute(e.to_string()))?;
+            gpu.paged_decode_host(
+                &q,
+                &k_cache,
+                &v_cache,
+                &block_tables,
+                max_blocks,
+                &context_lens,
+                &params,
+            )
+        }
+        (Device::Cpu, Some(n)) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
             .map_err(|e| Failure::Input(format!("--threads {n}: {e}")))?
             .install(compute),
-        None => compute(),
+        (Device::Cpu, None) => compute(),
     }
     .map_err(|e| Failure::Compute(format!("{path}: {e}")))?;
     weights::save(&args.output, &[("out", &out)], &[], None)

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod cpu;
+pub mod cuda;
 pub mod error;
 pub mod kv_cache;
 pub mod layout;
