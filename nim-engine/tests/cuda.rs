@@ -27,10 +27,11 @@
 //! On the GPU machine (see `nim-engine/KERNELS.md` for building here and carrying the binary):
 //! `NIM_REQUIRE_GPU=1 cargo test --release -p nim-engine --features cuda --test cuda`.
 
+mod common;
+use common::{Rng, poisoned};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;
 
-use half::{bf16, f16};
 use nim_engine::cuda::{CudaBackend, CudaOptions, KernelChoice, KernelKind, check_kernels};
 use nim_engine::reference::{Tolerance, compare, decode_reference, prefill_reference};
 use nim_engine::{AttentionParams, DType, Error, KvLayout, Storage, Tensor, cpu};
@@ -191,58 +192,6 @@ fn e(err: Error) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Test data (as tests/attention.rs).
-
-/// SplitMix64: tiny, deterministic, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    fn normal(&mut self) -> f32 {
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-
-    fn normals(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.normal()).collect()
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.range(0, i));
-        }
-    }
-}
-
-/// A cache of `layout` whose every slot holds NaN (FP8: the NaN code `0x7f`).
-fn poisoned(layout: &KvLayout, dtype: DType, fp8_scale: f32) -> Tensor {
-    let n = layout.shape().iter().product();
-    let storage = match dtype {
-        DType::F32 => Storage::F32(vec![f32::NAN; n]),
-        DType::F16 => Storage::F16(vec![f16::NAN; n]),
-        DType::Bf16 => Storage::Bf16(vec![bf16::NAN; n]),
-        DType::Fp8E4m3 => Storage::Fp8E4m3 {
-            bytes: vec![0x7f; n],
-            scale: fp8_scale,
-        },
-    };
-    Tensor::new(layout.shape().to_vec(), storage).expect("consistent")
-}
 
 struct Batch {
     k_cache: Tensor,
